@@ -51,11 +51,16 @@ class Ref:
         return cls(target, port)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Const:
     """A literal input value (a number or array) written straight into a node's input."""
 
     value: Any
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Const) and np.array_equal(self.value, other.value)
+
+    __hash__ = None
 
 
 @dataclass

@@ -56,6 +56,7 @@ class NodeSpec:
     config: type[pydantic.BaseModel] = NoConfig
     hard: str | None = None
     differentiable: bool = True
+    gradient_ports: frozenset[str] = field(default_factory=frozenset)  # inputs a gradient flows through
     optional: frozenset[str] = field(default_factory=frozenset)
     doc: str = ""
 
@@ -122,9 +123,14 @@ def node(
     outputs: dict[str, PortType],
     config: type[pydantic.BaseModel] = NoConfig,
     hard: str | None = None,
-    differentiable: bool = True,
+    differentiable: bool | tuple[str, ...] = True,
 ) -> Callable[[Callable], NodeSpec]:
-    """Declare a pure JAX function as a graph node registered under ``op``."""
+    """Declare a pure JAX function as a graph node registered under ``op``.
+
+    ``differentiable`` is True, False, or the input ports a gradient still flows through
+    in a node that is not differentiable in the others (an ordinary histogram is not
+    differentiable in the values it bins, but is in the event weights).
+    """
     if kind not in KINDS:
         raise ValueError(f"node {op!r}: kind must be one of {KINDS}, got {kind!r}")
     if "." not in op:
@@ -133,6 +139,8 @@ def node(
     def declare(fn: Callable) -> NodeSpec:
         signature = inspect.signature(fn)
         missing = [p for p in inputs if p not in signature.parameters]
+        if not isinstance(differentiable, bool):
+            missing += [p for p in differentiable if p not in inputs]
         if missing:
             raise TypeError(f"node {op!r}: function {fn.__name__} has no parameter for ports {missing}")
         optional = frozenset(
@@ -146,7 +154,8 @@ def node(
             outputs=dict(outputs),
             config=config,
             hard=hard,
-            differentiable=differentiable,
+            differentiable=differentiable is True,
+            gradient_ports=frozenset(inputs) if differentiable is True else frozenset(differentiable or ()),
             optional=optional,
             doc=inspect.getdoc(fn) or "",
         )
