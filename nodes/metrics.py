@@ -56,6 +56,30 @@ def asimov_significance(signal, background, *, config: AsimovConfig):
     return jnp.where(q > 0, jnp.sqrt(safe), 0.0)
 
 
+@node(
+    "metrics.asimov_significance_uncertain",
+    kind="global",
+    inputs={"signal": Array, "background": Array, "variance": Array},
+    outputs={"significance": Scalar},
+    config=AsimovConfig,
+)
+def asimov_significance_uncertain(signal, background, variance, *, config: AsimovConfig):
+    """Asimov discovery significance with a background variance db^2 (Cowan's formula).
+
+    Z^2 = 2 sum[(s+b) ln((s+b)(b+db^2) / (b^2+(s+b)db^2)) - (b^2/db^2) ln(1 + db^2 s / (b(b+db^2)))],
+    which falls back to Z_A as db -> 0. Bins are combined by adding their Z^2. The input is
+    the variance, so independent uncertainties add (a systematic squared plus the sum of
+    squared Monte Carlo weights) and no square root sits in the gradient.
+    """
+    s = jnp.asarray(signal, jnp.float64)
+    b = jnp.maximum(jnp.asarray(background, jnp.float64), config.min_background)
+    # a floor far below any real uncertainty keeps b^2/db^2 finite and the result equal to Z_A
+    var = jnp.maximum(jnp.asarray(variance, jnp.float64), 1e-9 * b * b)
+    first = (s + b) * jnp.log((s + b) * (b + var) / (b * b + (s + b) * var))
+    second = (b * b / var) * jnp.log1p(var * s / (b * (b + var)))
+    return _safe_sqrt(2.0 * jnp.sum(first - second))
+
+
 class SimpleSignificanceConfig(NodeConfig):
     """Floor on the background yield, so an empty bin gives a finite value."""
 

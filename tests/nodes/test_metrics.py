@@ -191,3 +191,35 @@ def test_bad_metric_config_is_a_validation_error(settings_):
     op = "metrics.s_over_sqrt_b_db" if "relative_uncertainty" in settings_ else "metrics.binary_cross_entropy"
     with pytest.raises(pydantic.ValidationError):
         REGISTRY[op].make_config(settings_)
+
+
+def test_uncertain_asimov_significance_tends_to_z_a_without_uncertainty():
+    with jax.enable_x64(True):
+        exact = metrics.asimov_significance_uncertain(5.0, 20.0, 0.0)
+        z_a = metrics.asimov_significance(5.0, 20.0)
+    assert float(exact) == pytest.approx(float(z_a), rel=1e-7)
+
+
+def test_uncertain_asimov_significance_matches_cowans_formula_and_falls_with_uncertainty():
+    s, b, db = 10.0, 50.0, 7.0
+    var = db**2
+    expected = np.sqrt(2 * ((s + b) * np.log((s + b) * (b + var) / (b**2 + (s + b) * var))
+                            - b**2 / var * np.log(1 + var * s / (b * (b + var)))))
+    with jax.enable_x64(True):
+        value = float(metrics.asimov_significance_uncertain(s, b, db**2))
+        wider = float(metrics.asimov_significance_uncertain(s, b, (2 * db) ** 2))
+    assert value == pytest.approx(expected, rel=1e-10)
+    assert wider < value < s / np.sqrt(b)
+
+
+def test_uncertain_asimov_significance_gradient_matches_finite_differences():
+    def z(args):
+        return metrics.asimov_significance_uncertain(args[0], args[1], args[2])
+
+    point = np.array([4.0, 30.0, 3.0])
+    with jax.enable_x64(True):
+        grad = np.asarray(jax.grad(z)(jnp.asarray(point)))
+        eps = 1e-6
+        numeric = [(float(z(point + eps * e)) - float(z(point - eps * e))) / (2 * eps) for e in np.eye(3)]
+    assert np.allclose(grad, numeric, rtol=1e-6)
+    assert np.all(np.isfinite(grad))
