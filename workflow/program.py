@@ -2,8 +2,15 @@
 
 ``value``, ``value_and_grad`` and ``evaluate`` are jitted, run with 64-bit mode scoped to
 the call, and compose with ``jax.jit``, ``jax.grad`` and ``jax.vmap``. Data is a dict
-``{sample: {field: array}}``; its parameter-independent features are computed once per
-dataset (``prepare``) and reused on every later call with the same arrays.
+``{sample: {field: array}}`` or ``{sample: source}`` (``workflow.execute.sources``); its
+parameter-independent features are computed once per dataset (``prepare``) and reused on
+every later call with the same data.
+
+With an ``executor`` (``workflow.execute.InProcess`` or ``Dask``) the events are cut into
+chunks that the executor holds; each sample's reductions are then a sum over chunks under
+a ``jax.custom_vjp`` (``workflow.execute.sum_rule``), so the program stays one function
+that ``jax.jit`` and ``jax.value_and_grad`` accept. Without one, in-memory arrays run in
+one jit, as before, and sources are read by a default ``InProcess()``.
 """
 
 from __future__ import annotations
@@ -39,9 +46,13 @@ class Prepared:
 class Program:
     """The compiled form of a graph, minimising its objective."""
 
-    def __init__(self, graph: Graph):
+    def __init__(self, graph: Graph, executor=None):
         self.graph = graph
+        self.executor = executor
         self.plan = make_plan(graph)
+        self._kernel = None
+        self._default_executor = None  # reads sources when no executor was given
+        self._eager_regions = None
         self.objective = str(graph.objective)
         self.trainable = {n: p for n, p in graph.params.items() if p.trainable}
         self.fixed = {n: p for n, p in graph.params.items() if not p.trainable}
@@ -59,16 +70,25 @@ class Program:
     def value(self, params: dict[str, Any], data) -> jax.Array:
         """The objective (soft mode)."""
         with jax.enable_x64(True):
-            return self._evaluate(params, self._dataset(data), mode="soft", keys=(self.objective,))[self.objective]
+            data = self._dataset(data)
+            if self._eager(params, data):
+                return self._regions().outputs(params, data, "soft", (self.objective,))[self.objective]
+            return self._evaluate(params, data, mode="soft", keys=(self.objective,))[self.objective]
 
     def value_and_grad(self, params: dict[str, Any], data) -> tuple[jax.Array, dict[str, Any]]:
         """The objective and its gradient with respect to every trainable parameter."""
         with jax.enable_x64(True):
-            return self._value_and_grad(params, self._dataset(data))
+            data = self._dataset(data)
+            if self._eager(params, data):
+                return self._regions().value_and_grad(params, data)
+            return self._value_and_grad(params, data)
 
     def grad(self, params: dict[str, Any], data) -> dict[str, Any]:
         with jax.enable_x64(True):
-            return self._grad(params, self._dataset(data))
+            data = self._dataset(data)
+            if self._eager(params, data):
+                return self._regions().value_and_grad(params, data)[1]
+            return self._grad(params, data)
 
     def evaluate(self, params: dict[str, Any], data, mode: str = "hard",
                  outputs: Iterable[Handle | str] | None = None):
@@ -77,14 +97,51 @@ class Program:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         keys = (self.objective,) if outputs is None else tuple(_key(o) for o in outputs)
         with jax.enable_x64(True):
-            result = self._evaluate(params, self._dataset(data), mode=mode, keys=keys)
+            data = self._dataset(data)
+            if self._eager(params, data):
+                result = self._regions().outputs(params, data, mode, keys)
+            else:
+                result = self._evaluate(params, data, mode=mode, keys=keys)
         return result[self.objective] if outputs is None else {k: result[k] for k in keys}
 
-    def prepare(self, data: dict[str, dict[str, Any]]) -> Prepared:
-        """Compute the parameter-independent features of a dataset once, for reuse across steps."""
-        self._check_data(data)
-        with jax.enable_x64(True):
-            return self._prepare(self._raw_values(data))
+    def prepare(self, data: dict[str, Any]):
+        """Compute the parameter-independent features of a dataset once, for reuse across steps.
+
+        Returns a :class:`Prepared` (arrays, one jit) or, when an executor chunks the data,
+        a ``Sharded`` handle to chunks the executor holds. Both pass through ``jax.jit``.
+        """
+        if self.executor is None and not _has_sources(data):
+            self._check_data(data)
+            with jax.enable_x64(True):
+                return self._prepare(self._raw_values(data))
+        from workflow.execute.kernel import Kernel, remember
+        from workflow.execute.sources import as_source
+
+        if not isinstance(data, dict):
+            raise DataError(f"data must be a dict {{sample: source or {{field: array}}}}, got {type(data).__name__}")
+        missing = [s for s in self.graph.sources if s not in data]
+        if missing:
+            raise DataError(f"data has no sample {missing[0]!r}; the graph reads samples {list(self.graph.sources)}")
+        if self._kernel is None:
+            self._kernel = Kernel(self.graph, self.plan)
+            remember(self._kernel)
+        sources = {s: as_source(data[s]) for s in self.graph.sources}
+        return self._executor().open(self._kernel, sources)
+
+    def close(self) -> None:
+        """Release the datasets this program holds and stop the executor's workers, if it started them."""
+        for _, dataset in self._datasets.values():
+            if hasattr(dataset, "release"):
+                dataset.release()
+        self._datasets.clear()
+        if self.executor is not None:
+            self.executor.close()
+
+    def __enter__(self) -> "Program":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def clip(self, params: dict[str, Any]) -> dict[str, Any]:
         """Project parameters back inside their bounds."""
@@ -98,16 +155,35 @@ class Program:
     def _outputs(self, params, data, mode: str, keys: tuple[str, ...]) -> dict[str, Any]:
         values = self._parameter_values(params)
         run_nodes(self.graph, self.plan.parameter_stage, values, mode)
+        from workflow.execute.sum_rule import Sharded, summed
+
+        if isinstance(data, Sharded):  # traced by a caller: the sum rule, through callbacks
+            inputs = {s: {k: values[k] for k in data.kernel.inputs(s)} for s in self.plan.sample_stage}
+            sums = {k: v for per_sample in summed(data, mode, inputs).values() for k, v in per_sample.items()}
+            return self._global_from(values, sums, mode, keys)
         per_sample = data.values if isinstance(data, Prepared) else self._raw_values(data).values
         everything = dict(values)
         for sample, nodes in self.plan.sample_stage.items():
             sample_values = {**values, **per_sample[sample]}
             run_nodes(self.graph, nodes, sample_values, mode)
             everything.update(sample_values)
+        return self._global_outputs(everything, mode, keys)
+
+    def _stage_values(self, params, mode: str = "soft") -> dict[str, Any]:
+        """Parameter values and the parameter stage's outputs."""
+        values = self._parameter_values(params)
+        return run_nodes(self.graph, self.plan.parameter_stage, values, mode)
+
+    def _global_from(self, values, sums, mode: str, keys) -> dict[str, Any]:
+        return self._global_outputs({**values, **sums}, mode, keys, per_event_known=False)
+
+    def _global_outputs(self, everything, mode: str, keys, per_event_known: bool = True) -> dict[str, Any]:
         run_nodes(self.graph, self.plan.global_stage, everything, mode)
         missing = [k for k in keys if k not in everything]
         if missing:
-            raise KeyError(f"no output {missing}; outputs are 'node.port' of nodes in the graph")
+            hint = "" if per_event_known else (
+                "; with chunked data only the reductions the global stage reads and global outputs exist")
+            raise KeyError(f"no output {missing}; outputs are 'node.port' of nodes in the graph{hint}")
         return {k: everything[k] for k in keys}
 
     def _prepare_values(self, raw: Prepared) -> Prepared:
@@ -135,21 +211,49 @@ class Program:
                          for s, src in self.graph.sources.items()})
 
     def _dataset(self, data):
-        """Prepared data for ``data``, computed once per distinct set of arrays."""
-        if isinstance(data, Prepared):
+        """Prepared data for ``data``, computed once per distinct set of arrays or sources."""
+        from workflow.execute.sum_rule import Sharded
+
+        if isinstance(data, (Prepared, Sharded)):
             return data
         leaves, structure = jax.tree_util.tree_flatten(data)
         if any(isinstance(leaf, jax.core.Tracer) for leaf in leaves):
-            return data  # inside a user's trace: features are computed in that trace
-        key = (structure, tuple(map(id, leaves)))
+            return data  # inside a user's trace: features are computed in that trace, in one jit
+        sources = tuple(sorted((s, v.identity()) for s, v in data.items() if _is_source(v))) \
+            if isinstance(data, dict) else ()
+        key = (structure, tuple(map(id, leaves)), sources)
         if key in self._datasets:
             self._datasets.move_to_end(key)
             return self._datasets[key][1]
         prepared = self.prepare(data)
-        self._datasets[key] = (leaves, prepared)  # holding the leaves keeps their ids unique
+        self._datasets[key] = ((leaves, data), prepared)  # holding the data keeps the ids unique
         if len(self._datasets) > 4:
-            self._datasets.popitem(last=False)
+            _, (_, old) = self._datasets.popitem(last=False)
+            if isinstance(old, Sharded):
+                old.release()
         return prepared
+
+    def _eager(self, params, data) -> bool:
+        from workflow.execute.eager import traced
+        from workflow.execute.sum_rule import Sharded
+
+        return isinstance(data, Sharded) and not traced(params)
+
+    def _regions(self):
+        if self._eager_regions is None:
+            from workflow.execute.eager import EagerRegions
+
+            self._eager_regions = EagerRegions(self)
+        return self._eager_regions
+
+    def _executor(self):
+        if self.executor is not None:
+            return self.executor
+        if self._default_executor is None:
+            from workflow.execute.inprocess import InProcess
+
+            self._default_executor = InProcess()
+        return self._default_executor
 
     def _check_data(self, data) -> None:
         if not isinstance(data, dict):
@@ -169,6 +273,16 @@ class Program:
                 lengths.add(np.shape(array)[0])
             if len(lengths) > 1:
                 raise DataError(f"sample {sample!r}: fields have different numbers of events {sorted(lengths)}")
+
+
+def _is_source(value) -> bool:
+    from workflow.execute.sources import SourceBase
+
+    return isinstance(value, SourceBase)
+
+
+def _has_sources(data) -> bool:
+    return isinstance(data, dict) and any(_is_source(v) for v in data.values())
 
 
 def _key(output: Handle | str) -> str:

@@ -105,8 +105,8 @@ def _reference_problems(graph: "Graph") -> list[Problem]:
                         fix=f"did you mean {' or '.join(map(repr, close))}?" if close else "declare it first",
                         where=(name,),
                     ))
-            elif graph.port_type(ref) is None:
-                problems.append(_unknown_port(graph, name, port, ref))
+            elif graph.port_type(ref) is None and not (kind == "node" and graph.nodes[ref.target].spec is None):
+                problems.append(_unknown_port(graph, name, port, ref))  # (an unknown op is reported already)
     return problems
 
 

@@ -186,3 +186,15 @@ def test_valid_graph_passes_validation():
         events = g.source("s", fields={"x": "float32"})
         count = histograms.count(cuts.sigmoid(events["x"], t))
     g.compile(objective=-count)
+
+
+def test_reading_a_node_with_an_unknown_op_reports_only_the_unknown_op():
+    def build():
+        with wf.Graph("g") as g:
+            events = g.source("s", fields={"x": "float32"})
+            g.add_node("cuts.nope", {"x": events["x"], "threshold": 0.0}, name="cut")
+            g.add_node("histograms.count", {"weight": "cut.weight"}, name="count")
+
+    with pytest.raises(wf.GraphError) as info:
+        build()
+    assert len(info.value.problems) == 1 and "unknown op 'cuts.nope'" in str(info.value)

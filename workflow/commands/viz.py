@@ -69,7 +69,7 @@ def main(argv: list[str]) -> int:
         path, flow = draw(graph, args.output, data, args.collapse_samples, args.engine)
     except DiffdagError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 1
+        return 2
     for problem in lint_gradient_flow(graph):
         print(f"warning: {problem}", file=sys.stderr)
     for warning in flow.warnings if flow else []:

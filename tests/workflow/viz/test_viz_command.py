@@ -62,5 +62,5 @@ def test_command_rejects_an_unknown_suffix_showing_the_right_use(tmp_path, capsy
 
 
 def test_command_reports_a_missing_file(tmp_path, capsys):
-    assert main([str(tmp_path / "missing.yaml"), "-o", str(tmp_path / "out.svg")]) == 1
+    assert main([str(tmp_path / "missing.yaml"), "-o", str(tmp_path / "out.svg")]) == 2
     assert "missing.yaml" in capsys.readouterr().err
