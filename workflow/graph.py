@@ -299,14 +299,18 @@ class Graph:
         if found:
             raise GraphError(self.name, found)
 
-    def compile(self, objective: Handle | str | None = None):
-        """Validate and compile into a :class:`~workflow.program.Program` minimising ``objective``."""
+    def compile(self, objective: Handle | str | None = None, executor=None):
+        """Validate and compile into a :class:`~workflow.program.Program` minimising ``objective``.
+
+        ``executor`` runs the event region in chunks: ``workflow.execute.InProcess(...)`` or
+        ``workflow.execute.Dask(workers=2 | scheduler="tcp://..." | client=...)``.
+        """
         from workflow.program import Program
 
         if objective is not None:
             self.set_objective(objective)
         self.validate(require_objective=True)
-        return Program(self)
+        return Program(self, executor=executor)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Graph):

@@ -160,6 +160,9 @@ def describe(kernel, sample: str, source: SourceBase, chunk_size: int) -> Layout
     check_source(sample, source, fields)
     pieces = source.pieces(chunk_size) or [Piece(0, 0, 0)]
     length = max(p.size for p in pieces) or 1
+    block = getattr(kernel, "block", 0)
+    if block and length > block:
+        length = -(-length // block) * block  # whole blocks (see Kernel._sums)
     first = pieces[0]
     raw = read_fields(sample, source, Piece(first.file, first.start, min(first.start + 1, first.stop)), fields)
     raw, _ = pad_rows(raw, length)

@@ -103,3 +103,24 @@ def test_sum_rule_under_the_callers_jit_and_grad_equals_the_eager_call(graph, da
         traced_value, traced_grad = jax.jit(jax.value_and_grad(lambda p: program.value(p, handle)))(params)
     assert float(traced_value) == pytest.approx(float(value), rel=1e-12)
     assert max_rel_diff(traced_grad, grad) < 1e-6
+
+
+def test_chunks_run_in_blocks_with_the_same_result(graph, data, reference, monkeypatch):
+    import workflow.execute.kernel as kernel_module
+
+    monkeypatch.setattr(kernel_module, "BLOCK", 64)
+    params, value, grad = reference
+    program = Program(graph, executor=InProcess(chunk_size=300, budget=0))
+    handle = program.prepare(data)
+    assert handle.kernel.block == 64 and handle.state["signal"].layout.length == 320  # 5 whole blocks
+    value_b, grad_b = program.value_and_grad(params, handle)
+    assert abs(float(value_b) - float(value)) <= 1e-7 * abs(float(value))
+    assert max_rel_diff(grad_b, grad) < 1e-5
+    assert max_rel_diff(grad_b["cut_x"], grad["cut_x"]) < 1e-6
+
+
+def test_graph_compile_takes_an_executor(graph, data, reference):
+    params, value, _ = reference
+    program = graph.compile(executor=InProcess(chunk_size=500, budget=0))
+    assert isinstance(program.prepare(data), Sharded)
+    assert float(program.value(params, data)) == pytest.approx(float(value), rel=1e-7)
