@@ -22,6 +22,9 @@ import jax
 import numpy as np
 
 from workflow.errors import DataError
+from workflow.execute.eager import traced
+from workflow.execute.sources import SourceBase
+from workflow.execute.sum_rule import Sharded
 from workflow.graph import PARAMS, Graph, Handle, Ref
 from workflow.plan import make_plan, run_nodes
 
@@ -155,7 +158,7 @@ class Program:
     def _outputs(self, params, data, mode: str, keys: tuple[str, ...]) -> dict[str, Any]:
         values = self._parameter_values(params)
         run_nodes(self.graph, self.plan.parameter_stage, values, mode)
-        from workflow.execute.sum_rule import Sharded, summed
+        from workflow.execute.sum_rule import summed
 
         if isinstance(data, Sharded):  # traced by a caller: the sum rule, through callbacks
             inputs = {s: {k: values[k] for k in data.kernel.inputs(s)} for s in self.plan.sample_stage}
@@ -212,19 +215,23 @@ class Program:
 
     def _dataset(self, data):
         """Prepared data for ``data``, computed once per distinct set of arrays or sources."""
-        from workflow.execute.sum_rule import Sharded
-
         if isinstance(data, (Prepared, Sharded)):
             return data
         leaves, structure = jax.tree_util.tree_flatten(data)
+        key = (structure, tuple(map(id, leaves)))  # the same arrays and source objects: a hit
+        hit = self._datasets.get(key)
+        if hit is not None:
+            self._datasets.move_to_end(key)
+            return hit[1]
         if any(isinstance(leaf, jax.core.Tracer) for leaf in leaves):
             return data  # inside a user's trace: features are computed in that trace, in one jit
-        sources = tuple(sorted((s, v.identity()) for s, v in data.items() if _is_source(v))) \
-            if isinstance(data, dict) else ()
-        key = (structure, tuple(map(id, leaves)), sources)
-        if key in self._datasets:
-            self._datasets.move_to_end(key)
-            return self._datasets[key][1]
+        if isinstance(data, dict) and _has_sources(data):  # equal sources are the same dataset
+            key = (structure, tuple(sorted((s, v.identity()) for s, v in data.items() if _is_source(v))),
+                   tuple(id(leaf) for leaf in leaves if not _is_source(leaf)))
+            hit = self._datasets.get(key)
+            if hit is not None:
+                self._datasets.move_to_end(key)
+                return hit[1]
         prepared = self.prepare(data)
         self._datasets[key] = ((leaves, data), prepared)  # holding the data keeps the ids unique
         if len(self._datasets) > 4:
@@ -234,9 +241,6 @@ class Program:
         return prepared
 
     def _eager(self, params, data) -> bool:
-        from workflow.execute.eager import traced
-        from workflow.execute.sum_rule import Sharded
-
         return isinstance(data, Sharded) and not traced(params)
 
     def _regions(self):
@@ -276,8 +280,6 @@ class Program:
 
 
 def _is_source(value) -> bool:
-    from workflow.execute.sources import SourceBase
-
     return isinstance(value, SourceBase)
 
 

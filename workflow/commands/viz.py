@@ -22,7 +22,7 @@ from workflow.viz.render import ENGINES, FORMATS, render
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="diffdag viz", description="Draw a graph file: " + ", ".join(FORMATS))
-    p.add_argument("graph", help="the graph file, e.g. graphs/cut_and_count.yaml")
+    p.add_argument("graph", help="the graph file, e.g. graphs/cut_optimisation.yaml")
     p.add_argument("-o", "--output", required=True, help="picture to write; the suffix picks the format")
     p.add_argument("--gradients", action="store_true",
                    help="measure one value_and_grad on the samples' data and draw cotangent norms on the edges")
