@@ -18,6 +18,7 @@ import numpy as np
 
 MASS, WIDTH = 125.0, 2.5
 TILT = 0.004  # per GeV: the background-shape systematic
+BASKET = 100_000  # entries per ROOT basket
 OBJECTS = ("ph1", "ph2")  # the two decay products, leading first
 BRANCHES = tuple(f"{o}_{v}" for o in OBJECTS for v in ("pt", "eta", "phi", "mass")) + ("weight_up", "weight_down")
 
@@ -93,9 +94,10 @@ def write_root(directory: Path, n_events: int, seed: int = 0) -> dict[str, Path]
     for sample in ("signal", "background"):
         path = directory / f"{sample}.root"
         columns = generate(sample, n_events, seed)
-        with uproot.recreate(path) as file:
+        with uproot.recreate(path, compression=uproot.ZLIB(1)) as file:
             tree = file.mktree("events", {name: column.dtype for name, column in columns.items()})
-            tree.extend(columns)
+            for start in range(0, n_events, BASKET):  # baskets of BASKET entries, as ROOT writes them
+                tree.extend({name: column[start:start + BASKET] for name, column in columns.items()})
         paths[sample] = path
     return paths
 

@@ -4,7 +4,7 @@ The same ROOT files are read chunk by chunk by the in-process executor and by a 
 LocalCluster (chunks loaded on the workers and kept there across steps); both runs start
 from the same cuts and must end on the same cuts.
 
-    python examples/resonance_scale.py [--events 10000000] [--steps 100] [--workers 2] [--quick]
+    python examples/resonance_scale.py [--events 10000000] [--steps 60] [--workers 2] [--quick]
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def run(executor, paths, n_events: int, steps: int) -> tuple[dict, float]:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=10_000_000, help="events per sample")
-    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--chunk", type=int, default=1_000_000, help="events per chunk")
     parser.add_argument("--data", type=Path, default=None, help="folder for the ROOT files (default: temporary)")

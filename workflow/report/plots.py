@@ -32,6 +32,9 @@ def objective_curve(history: list[dict]) -> bytes:
         axis.plot(*zip(*hard), label="objective (hard)", color="C1", linestyle="--")
     axis.set_xlabel("step")
     axis.set_ylabel("objective")
+    values = [r["objective"] for r in history] + [v for _, v in hard]
+    if values and min(values) > 0 and max(values) > 100 * min(values):
+        axis.set_yscale("log")  # CLs and p-values span decades
     axis.legend()
     axis.grid(alpha=0.3)
     return _png(figure)
