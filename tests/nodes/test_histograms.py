@@ -12,22 +12,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import norm
 
+from tests.conftest import in_x64
 from nodes import histograms
 from nodes.binning import increasing_edges, increasing_edges_node, raw_from_edges
 from workflow import REGISTRY
 
 EDGES = (-2.0, -1.0, 0.0, 0.5, 1.0, 2.5)
-
-
-def in_x64(test):
-    """Run a test with 64-bit JAX, as programs run their nodes."""
-
-    @functools.wraps(test)
-    def wrapper(*args, **kwargs):
-        with jax.enable_x64(True):
-            return test(*args, **kwargs)
-
-    return wrapper
 
 
 def sample(n=400, seed=0, scale=1.5):

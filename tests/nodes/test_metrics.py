@@ -11,21 +11,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import in_x64
 from nodes import metrics
 from workflow import REGISTRY
 
 S = np.array([3.0, 5.0, 0.5, 0.0])
 B = np.array([40.0, 10.0, 2.0, 7.0])
 SIGNIFICANCES = ["metrics.asimov_significance", "metrics.s_over_sqrt_b", "metrics.s_over_sqrt_b_db"]
-
-
-def in_x64(test):
-    @functools.wraps(test)
-    def wrapper(*args, **kwargs):
-        with jax.enable_x64(True):
-            return test(*args, **kwargs)
-
-    return wrapper
 
 
 def directional_fd(f, x, direction, eps=1e-6):
