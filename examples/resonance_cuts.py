@@ -69,9 +69,9 @@ def build_graph() -> wf.Graph:
     return g
 
 
-def root_sources(paths: dict[str, Path], n_events: int) -> dict[str, Root]:
-    """The ROOT files as sources, normalised to the expected yields, read 50k events at a time."""
-    return {s: Root(paths=[str(path)], tree="events", step_size=50_000, scale=EXPECTED[s] / n_events)
+def root_sources(paths: dict[str, Path], n_events: int, step_size: int = 50_000) -> dict[str, Root]:
+    """The ROOT files as sources, normalised to the expected yields, read ``step_size`` events at a time."""
+    return {s: Root(paths=[str(path)], tree="events", step_size=step_size, scale=EXPECTED[s] / n_events)
             for s, path in paths.items()}
 
 

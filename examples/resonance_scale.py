@@ -22,7 +22,7 @@ from workflow.execute import Dask, InProcess
 
 def run(executor, paths, n_events: int, steps: int) -> tuple[dict, float]:
     program = build_graph().compile(executor=executor)
-    sources = root_sources(paths, n_events)
+    sources = root_sources(paths, n_events, step_size=executor.chunk_size)  # one task per chunk
     with program:
         start = time.perf_counter()
         params = optimise(program, sources, steps)

@@ -25,6 +25,11 @@ class Chunk:
     mask: np.ndarray
     n: int
 
+    def __sizeof__(self) -> int:
+        """Bytes held, so that Dask's scheduler keeps each step's tasks where their chunk lives."""
+        arrays = [*self.values.values(), self.mask]
+        return sum(int(getattr(a, "nbytes", 0)) for a in arrays) + 64
+
 
 def check_source(sample: str, source: SourceBase, fields: dict[str, str]) -> None:
     """Raise a SourceError naming sample, file and field if a file lacks a field or has another dtype."""

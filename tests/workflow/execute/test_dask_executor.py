@@ -180,3 +180,13 @@ def test_sum_rule_inside_the_callers_jit_on_dask(graph, data, dask_executor, in_
         traced_value, traced_grad = jax.jit(jax.value_and_grad(lambda p: program.value(p, handle)))(params)
     assert abs(float(traced_value) - float(value)) <= 1e-6 * abs(float(value))
     assert max_rel_diff(traced_grad, grad) <= 1e-6
+
+
+def test_dask_sees_the_bytes_a_chunk_holds_so_tasks_stay_with_their_data():
+    import numpy as np
+    from dask.sizeof import sizeof
+
+    from workflow.execute.chunks import Chunk
+
+    chunk = Chunk("s", 0, {"x": np.ones(1000, np.float32)}, np.ones(1000), 1000)
+    assert sizeof(chunk) >= 4000 + 8000
