@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import time
 
-import jax
 import numpy as np
 import optax
 
 import workflow as wf
 from nodes import histograms, metrics, observables
 from nodes.stats import graph_nodes as stats
+from workflow.optimize import optimize
 
 MEANS = {"signal": (-1.0, 1.0), "background": (1.0, -1.0),
          "background_up": (2.5, 2.0), "background_down": (-2.5, -1.5)}
@@ -92,17 +92,9 @@ def hard_figures(program: wf.Program, params, data) -> dict[str, float]:
 
 def train(program: wf.Program, steps: int, batch: int, learning_rate: float, seed: int = 1):
     """Adam on fresh batches of ``batch`` events per sample each step; returns params and history."""
-    optimizer = optax.adam(learning_rate)
-    history = []
-    with jax.enable_x64(True):
-        params = program.init_params()
-        state = optimizer.init(params)
-        for step in range(steps):
-            value, grads = program.value_and_grad(params, make_samples(batch, seed + step))
-            updates, state = optimizer.update(grads, state, params)
-            params = optax.apply_updates(params, updates)
-            history.append(float(value))
-    return params, history
+    result = optimize(program, lambda step: make_samples(batch, seed + step), steps, optax.adam(learning_rate),
+                      progress=False, hard_every=steps + 1)
+    return result.params, [record["objective"] for record in result.history]
 
 
 def run(loss: str, width: int, steps: int, batch: int = 2000, learning_rate: float = 1e-3,

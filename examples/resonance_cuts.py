@@ -27,6 +27,7 @@ import workflow as wf
 from resonance_sample import BRANCHES, OBJECTS, write_root
 from nodes import cuts, histograms, kinematics, metrics
 from workflow.execute import Root, chunks
+from workflow.optimize import optimize
 
 EXPECTED = {"signal": 60.0, "background": 20000.0}  # events in the full samples
 # name: (initial value, bounds, learning rate): Adam moves each by about its rate per step
@@ -79,14 +80,8 @@ def optimise(program: wf.Program, data, steps: int):
     """Adam with a learning rate per cut (GeV for the mass window, unitless for the others)."""
     optimizer = optax.multi_transform({n: optax.adam(rate) for n, (_, _, rate) in CUTS.items()},
                                       {n: n for n in CUTS})
-    with jax.enable_x64(True):
-        params = program.init_params()
-        state = optimizer.init(params)
-        for _ in range(steps):
-            _, grads = program.value_and_grad(params, data)
-            updates, state = optimizer.update(grads, state, params)
-            params = program.clip(optax.apply_updates(params, updates))
-    return {n: float(v) for n, v in params.items()}
+    result = optimize(program, lambda step: data, steps, optimizer, progress=False, hard_every=steps + 1)
+    return {n: float(v) for n, v in result.params.items()}
 
 
 GRID_RANGES = {"m_low": (115.0, 124.0), "m_high": (126.0, 135.0), "pt_over_m": (0.0, 0.72), "dr_max": (2.3, 5.0)}
